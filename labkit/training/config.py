@@ -37,8 +37,8 @@ class RunConfig:
         seed: Seed of weights, data order, dropout and augmentation.
         augmentation: Whether to shift and flip training images.
         validation: See `VALIDATION_HELP`.
-        train_size: Images drawn per class from the training set, in all;
-            `None` uses the whole set.
+        train_size: Number of training images, drawn as evenly as possible
+            from every class; `None` uses the whole set.
         evaluate_test: Whether to evaluate the test set every epoch.
         eval_batch_size: Images per evaluation step; evaluation has no
             dropout, so it only changes speed.
