@@ -169,7 +169,7 @@ def _add_summary_parser(commands):
         description="Print the summary table of a comparison from its output folder or store.",
     )
     parser.add_argument("folder", nargs="?", default=None,
-                        help="output folder of `labkit compare` (holds config.json)")
+                        help="output folder of `labkit compare` (it contains config.json)")
     parser.add_argument("--store", default=None, metavar="URL",
                         help="SQLAlchemy URL of the results store")
     parser.add_argument("--comparison", default=None, metavar="ID",
@@ -320,10 +320,12 @@ def _compare_with_fallback(compare, args, settings, sinks, out, download):
     except DatasetUnavailableError as error:
         if not args.fallback_dataset or args.fallback_dataset == dataset:
             raise
-        first_line = str(error).splitlines()[0]
+        logger.info("%s", error)
         print(
-            f"{dataset} is not available ({first_line}) Running on "
-            f"{args.fallback_dataset} instead, as --fallback-dataset asks.",
+            f"NOTE: {dataset} is not on this machine and could not be downloaded, "
+            f"so this comparison runs on {args.fallback_dataset} instead, as "
+            f"--fallback-dataset asks. `labkit datasets` shows where labkit "
+            f"looks for {dataset}.",
             file=sys.stderr,
         )
     return compare(args.optimizers, dataset=args.fallback_dataset, store=args.store,
@@ -379,7 +381,7 @@ def _run_summary(args):
         return 0
     comparison_id = comparison_id or store.latest_comparison_id()
     if comparison_id is None:
-        raise ConfigError(f"The store {store.safe_url} holds no comparison yet.")
+        raise ConfigError(f"The store {store.safe_url} contains no comparison yet.")
     store.comparison(comparison_id)
     _print_result(ComparisonResult.from_store(store, comparison_id, None))
     return 0
@@ -417,8 +419,10 @@ def _run_datasets(args):
 
 
 def _configure_logging(verbose):
-    # Quiet TensorFlow's C++ start-up messages unless the user set a level.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not verbose:
+        from labkit._startup import import_keras_quietly
+
+        import_keras_quietly()
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -439,6 +443,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (as with `| head`): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

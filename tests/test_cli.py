@@ -125,7 +125,7 @@ def test_compare_falls_back_to_fashion_mnist(tmp_path, monkeypatch, fashion_avai
                      env={"KERAS_HOME": str(tmp_path / "keras")})
 
     assert result.returncode == 0, result.stderr
-    assert "Running on fashion_mnist instead" in result.stderr
+    assert "runs on fashion_mnist instead" in result.stderr
     assert "sgd min / mean / max" in result.stdout
 
 

@@ -405,7 +405,7 @@ def resume(output_dir, *, store=None, sinks=(), stop_event=None, data_dir=None, 
     from its last finished epoch, with model and optimizer state restored.
 
     Args:
-        output_dir: The comparison's output folder (it holds `config.json`).
+        output_dir: The comparison's output folder (it contains `config.json`).
         store: The results store, when `config.json` cannot name it (for a
             URL with a password, which labkit never writes to disk).
         sinks, stop_event, data_dir, download: As in `compare`.
@@ -414,7 +414,7 @@ def resume(output_dir, *, store=None, sinks=(), stop_event=None, data_dir=None, 
         A `ComparisonResult`.
 
     Raises:
-        ConfigError: if the folder holds no labkit comparison.
+        ConfigError: if the folder contains no labkit comparison.
     """
     output_dir = pathlib.Path(output_dir)
     saved = read_config(output_dir)
@@ -445,7 +445,7 @@ def read_config(output_dir):
         saved = json.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(
-            f"{path} does not exist, so {output_dir} holds no labkit comparison. "
+            f"{path} does not exist, so {output_dir} contains no labkit comparison. "
             "Give the --out folder of an earlier `labkit compare`."
         ) from None
     except (OSError, ValueError) as error:
