@@ -2,7 +2,8 @@
 
 TensorFlow 2.21 writes lines such as "Could not find cuda drivers" and
 "All log messages before absl::InitializeLog()" from C++ straight to file
-descriptor 2, before `TF_CPP_MIN_LOG_LEVEL` takes effect. On a machine
+descriptor 2, before `TF_CPP_MIN_LOG_LEVEL` takes effect, and "failed call
+to cuInit" when the first tensor is made. On a machine
 without a GPU they are noise that reads like an error, so the command line
 and the notebooks import Keras with descriptor 2 pointed at /dev/null.
 Python exceptions are unaffected: they are raised after the descriptor is
@@ -33,10 +34,16 @@ def native_stderr_silenced():
 
 
 def import_keras_quietly():
-    """Import Keras (and its backend) once, hiding native start-up output."""
+    """Import Keras and start its backend once, hiding native start-up output.
+
+    Making one small tensor inside the silenced block starts the backend's
+    devices, which is when TensorFlow probes for CUDA.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "keras" in sys.modules:
         return sys.modules["keras"]
     with native_stderr_silenced():
         import keras
+
+        keras.ops.convert_to_tensor([0.0])
     return keras

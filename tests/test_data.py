@@ -833,3 +833,123 @@ def test_split_indices_partition_subset():
     assert len(held_out) == 31
     counts = np.bincount(labels[subset], minlength=10)
     assert counts.max() - counts.min() <= 1
+
+
+# ------------------------------------------------- MNIST vs Fashion-MNIST
+
+
+def _mark_as(dataset, path, monkeypatch):
+    """Add the SHA-256 of a written file to the known checksums."""
+    from labkit.data import _checksums
+
+    known = _checksums.KnownFile(
+        dataset, path.name, "sha256", _checksums.GZIP_FILE,
+        hashlib.sha256(path.read_bytes()).hexdigest(),
+    )
+    monkeypatch.setattr(
+        _checksums, "KNOWN_FILES", (*_checksums.KNOWN_FILES, known)
+    )
+    return known.digest
+
+
+def test_mnist_skips_debian_fashion_mnist_files():
+    if not os.path.isdir(DEBIAN_FASHION_MNIST):
+        pytest.skip(f"{DEBIAN_FASHION_MNIST} is missing")
+    labels = os.path.join(DEBIAN_FASHION_MNIST, "train-labels-idx1-ubyte.gz")
+
+    with pytest.raises(DatasetUnavailableError) as caught:
+        load_dataset("mnist", data_dir=DEBIAN_FASHION_MNIST, download=False)
+    message = str(caught.value)
+
+    assert locate("mnist", data_dir=DEBIAN_FASHION_MNIST) is None
+    assert locate("fashion_mnist", data_dir=DEBIAN_FASHION_MNIST) == \
+        DEBIAN_FASHION_MNIST
+    assert f"are fashion_mnist, not mnist ({labels}: the SHA-256" in message
+    assert "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056" \
+        in message
+    assert "To fix this, put mnist.npz" in message
+
+
+def test_read_debian_fashion_mnist_as_mnist_names_file():
+    if not os.path.isdir(DEBIAN_FASHION_MNIST):
+        pytest.skip(f"{DEBIAN_FASHION_MNIST} is missing")
+    from labkit.data import _formats
+
+    with pytest.raises(DatasetFormatError) as caught:
+        _formats.read_idx_folder(DEBIAN_FASHION_MNIST, tuple("0123456789"),
+                                 "mnist")
+    message = str(caught.value)
+
+    images = os.path.join(DEBIAN_FASHION_MNIST, "train-images-idx3-ubyte.gz")
+    assert message.startswith(f"{images} is a file of fashion_mnist, not mnist")
+    assert "Load it as fashion_mnist" in message
+
+
+def test_fashion_mnist_skips_known_mnist_files(tmp_path, no_debian,
+                                                monkeypatch):
+    write_idx_folder(tmp_path / "data")
+    labels = tmp_path / "data" / "t10k-labels-idx1-ubyte.gz"
+    digest = _mark_as("mnist", labels, monkeypatch)
+
+    with pytest.raises(DatasetUnavailableError) as caught:
+        load_dataset("fashion_mnist", data_dir=tmp_path / "data",
+                     download=False)
+
+    assert locate("fashion_mnist", data_dir=tmp_path / "data") is None
+    assert locate("mnist", data_dir=tmp_path / "data") == \
+        str(tmp_path / "data")
+    assert f"are mnist, not fashion_mnist ({labels}" in str(caught.value)
+    assert digest in str(caught.value)
+
+
+def test_mixed_idx_folder_names_other_file(tmp_path, monkeypatch):
+    write_idx_folder(tmp_path / "data" / "mnist")
+    images = tmp_path / "data" / "mnist" / "t10k-images-idx3-ubyte.gz"
+    _mark_as("fashion_mnist", images, monkeypatch)
+
+    with pytest.raises(DatasetFormatError) as caught:
+        load_dataset("mnist", data_dir=tmp_path / "data")
+
+    assert str(caught.value).startswith(
+        f"{images} is a file of fashion_mnist, not mnist: the SHA-256 of "
+        "the .gz file is"
+    )
+
+
+# ------------------------------------------------------------ offline
+
+
+@pytest.mark.parametrize("value", ["1", "true", "TRUE", "Yes", "on"])
+def test_offline_env_accepts_true_values(value, no_debian, monkeypatch):
+    monkeypatch.setenv("LABKIT_OFFLINE", value)
+
+    with pytest.raises(DatasetUnavailableError) as caught:
+        load_dataset("fashion_mnist")
+
+    assert f"skipped ($LABKIT_OFFLINE={value})" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["0", "false", "No", "off", ""])
+def test_offline_env_false_values_allow_download(value, no_debian,
+                                                 monkeypatch):
+    monkeypatch.setenv("LABKIT_OFFLINE", value)
+
+    with pytest.raises(DatasetUnavailableError) as caught:
+        load_dataset("fashion_mnist")
+
+    assert "network disabled in tests" in str(caught.value)
+
+
+def test_offline_env_unknown_value_raises(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABKIT_OFFLINE", "maybe")
+    write_idx_folder(tmp_path / "data")
+
+    with pytest.raises(ConfigError) as caught:
+        load_dataset("fashion_mnist", data_dir=tmp_path / "data")
+
+    assert str(caught.value) == (
+        "LABKIT_OFFLINE must be one of 1, true, yes, on to turn dataset "
+        "downloads off, or one of 0, false, no, off (or unset) to allow them. "
+        "Received: LABKIT_OFFLINE='maybe'. Set it to one of these values or "
+        "unset it."
+    )

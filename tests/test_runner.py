@@ -1,13 +1,21 @@
 """Tests of the runner on tiny subsets of the real Fashion-MNIST."""
 
+import gzip
+import hashlib
+import json
+import logging
+import os
+import pathlib
 import threading
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from labkit.training import Sink, build_training_model, compare, resume
+from labkit.errors import ConfigError, StoreError
+from labkit.training import Sink, build_training_model, compare, read_config, resume
 from labkit.training.config import RunConfig
-from labkit.training.store import ResultsStore
+from labkit.training.store import ResultsStore, sqlite_url
 
 TINY = {
     "model": "mlp",
@@ -106,7 +114,12 @@ def test_seeds_differ_and_repeat(tmp_path):
 
 
 class _PoisonData(Sink):
-    """Puts NaN into the training images after a run's first epoch."""
+    """Scales the training images to 1e30 after a run's first epoch.
+
+    The huge gradients overflow the weights within a few steps, so the loss
+    becomes NaN. NaN images alone do not do it: in TensorFlow 2.21 the
+    loss of a NaN input comes out finite.
+    """
 
     def __init__(self, dataset):
         self.dataset = dataset
@@ -114,7 +127,7 @@ class _PoisonData(Sink):
 
     def on_epoch_end(self, run, row):
         if run.optimizer == "sgd" and row["epoch"] == 1:
-            self.dataset.x_train[:] = np.nan
+            self.dataset.x_train[:] = 1e30
 
     def on_run_end(self, run, status, message):
         self.dataset.x_train[:] = self.saved
@@ -226,3 +239,252 @@ def test_streamed_rows_equal_stored_history(tmp_path, tiny_fashion):
         assert optimizer == record["optimizer"]
         assert row["epoch"] == record["epoch"]
         assert row["loss"] == pytest.approx(record["loss"], rel=1e-12)
+
+
+def test_failed_model_build_fails_one_run(tmp_path, tiny_fashion, monkeypatch):
+    from labkit.training import runner
+
+    original = runner.build_training_model
+
+    def broken_build(config, *args, **kwargs):
+        if config.optimizer == "sgd":
+            raise MemoryError("out of memory while building the model")
+        return original(config, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "build_training_model", broken_build)
+    recorder = _Recorder()
+
+    result = compare(
+        ["sgd", "adam"], dataset=tiny_fashion, output_dir=tmp_path, sinks=[recorder], **TINY
+    )
+
+    assert result.statuses == {("sgd", 0): "failed", ("adam", 0): "finished"}
+    assert "MemoryError: out of memory" in result.runs[0]["message"]
+    assert recorder.events[:2] == [("begin", "sgd"), ("end", "sgd", "failed")]
+    assert len(result.history[result.history["optimizer"] == "adam"]) == 2
+
+
+# -- output folder, store and data checks -----------------------------------
+
+ONE_EPOCH = {**TINY, "epochs": 1}
+FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+
+
+def test_compare_rejects_folder_with_comparison(tmp_path, tiny_fashion):
+    out = tmp_path / "out"
+    compare(["sgd"], dataset=tiny_fashion, output_dir=out, **ONE_EPOCH)
+    before = {name: (out / name).read_bytes() for name in ("config.json", "history.csv", "summary.csv")}
+
+    with pytest.raises(ConfigError) as error:
+        compare(["adam"], dataset=tiny_fashion, output_dir=out, **ONE_EPOCH)
+
+    message = str(error.value)
+    assert f"The output folder {out} already contains a comparison" in message
+    assert f"labkit compare --resume {out}" in message
+    assert "choose another output folder with --out" in message
+    for name, content in before.items():
+        assert (out / name).read_bytes() == content, name
+    assert len(ResultsStore(sqlite_url(out / "results.db")).comparisons()) == 1
+
+
+def test_default_output_dir_unique(tmp_path, tiny_fashion, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    first = compare(["sgd"], dataset=tiny_fashion, **ONE_EPOCH)
+    second = compare(["sgd"], dataset=tiny_fashion, **ONE_EPOCH)
+
+    assert first.output_dir != second.output_dir
+    for result in (first, second):
+        assert result.output_dir.parent == pathlib.Path("labkit-runs")
+        assert result.output_dir.name.endswith(f"-{result.comparison_id}")
+        assert read_config(result.output_dir)["comparison_id"] == result.comparison_id
+
+
+def test_compare_large_seed_writes_nothing(tmp_path, tiny_fashion):
+    out = tmp_path / "out"
+
+    with pytest.raises(ConfigError, match="Received: seed=4294967296"):
+        compare(["sgd"], seeds=[2**32], dataset=tiny_fashion, output_dir=out, **ONE_EPOCH)
+
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [({"foo": 1}, "Unknown option for model 'mlp': foo"),
+     ({"activation": "nosuch"}, "activation must be one of")],
+)
+def test_compare_invalid_model_option_writes_nothing(tmp_path, tiny_fashion, options, message):
+    out = tmp_path / "out"
+
+    with pytest.raises(ConfigError, match=message):
+        compare(["sgd"], dataset=tiny_fashion, output_dir=out,
+                **{**ONE_EPOCH, "model_options": options})
+
+    assert not out.exists()
+
+
+def test_compare_unwritable_output_records_nothing(tmp_path, tiny_fashion, monkeypatch):
+    external = tmp_path / "external.db"
+    out = tmp_path / "out"
+    out.mkdir()
+    original = {name: getattr(pathlib.Path, name) for name in ("write_bytes", "write_text")}
+
+    def read_only(name):
+        # Tests may run as root, which chmod does not stop: deny in Python.
+        def write(path, *args, **kwargs):
+            if path.parent == out:
+                raise PermissionError(13, "Permission denied", str(path))
+            return original[name](path, *args, **kwargs)
+        return write
+
+    for name in original:
+        monkeypatch.setattr(pathlib.Path, name, read_only(name))
+
+    with pytest.raises(ConfigError, match=f"Cannot write to the output folder {out}"):
+        compare(["sgd"], dataset=tiny_fashion, output_dir=out,
+                store=sqlite_url(external), **ONE_EPOCH)
+
+    assert ResultsStore(sqlite_url(external)).comparisons() == []
+    assert list(out.iterdir()) == []
+
+
+def test_compare_output_below_file_records_nothing(tmp_path, tiny_fashion):
+    external = tmp_path / "external.db"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+
+    with pytest.raises(ConfigError, match=f"Cannot create the output folder {blocker / 'out'}"):
+        compare(["sgd"], dataset=tiny_fashion, output_dir=blocker / "out",
+                store=sqlite_url(external), **ONE_EPOCH)
+
+    assert not external.exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_compare_read_only_output_records_nothing(tmp_path, tiny_fashion):
+    external = tmp_path / "external.db"
+    out = tmp_path / "read-only"
+    out.mkdir()
+    out.chmod(0o500)
+
+    try:
+        with pytest.raises(ConfigError, match=f"Cannot write to the output folder {out}"):
+            compare(["sgd"], dataset=tiny_fashion, output_dir=out,
+                    store=sqlite_url(external), **ONE_EPOCH)
+    finally:
+        out.chmod(0o700)
+
+    assert ResultsStore(sqlite_url(external)).comparisons() == []
+
+
+def test_relative_sqlite_store_saved_absolute(tmp_path, tiny_fashion, monkeypatch):
+    first, elsewhere = tmp_path / "first", tmp_path / "elsewhere"
+    first.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(first)
+    compare(["sgd"], dataset=tiny_fashion, output_dir=tmp_path / "out",
+            store="sqlite:///rel.db", **ONE_EPOCH)
+
+    saved = read_config(tmp_path / "out")
+    monkeypatch.chdir(elsewhere)
+    resumed = resume(tmp_path / "out", download=False)
+
+    assert saved["store"] == f"sqlite:///{first / 'rel.db'}"
+    assert resumed.statuses == {("sgd", 0): "finished"}
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_resume_finished_has_nothing_to_train(tmp_path, tiny_fashion, caplog):
+    result = compare(["sgd", "adam"], dataset=tiny_fashion, output_dir=tmp_path, **ONE_EPOCH)
+
+    with caplog.at_level(logging.WARNING, logger="labkit.training.runner"):
+        resumed = resume(tmp_path, download=False)
+
+    assert result.runs_trained == 2
+    assert resumed.runs_trained == 0
+    assert f"Nothing left to train: every run of comparison {result.comparison_id}" in caplog.text
+    assert resumed.statuses == result.statuses
+
+
+def test_resume_missing_store_file_not_created(tmp_path, tiny_fashion):
+    compare(["sgd"], dataset=tiny_fashion, output_dir=tmp_path, **ONE_EPOCH)
+    for path in tmp_path.glob("results.db*"):
+        path.unlink()
+
+    with pytest.raises(StoreError, match=f"The results store file {tmp_path / 'results.db'} does not exist"):
+        resume(tmp_path, download=False)
+
+    assert not (tmp_path / "results.db").exists()
+
+
+def test_resume_rejects_config_without_store(tmp_path, tiny_fashion):
+    compare(["sgd"], dataset=tiny_fashion, output_dir=tmp_path, **ONE_EPOCH)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["store"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+
+    with pytest.raises(ConfigError, match=f"{tmp_path / 'config.json'} lacks the key 'store'"):
+        resume(tmp_path, download=False)
+
+
+def _fashion_copy(folder):
+    """Link the Debian Fashion-MNIST files into `folder/fashion-mnist`."""
+    target = folder / "fashion-mnist"
+    target.mkdir(parents=True)
+    for source in pathlib.Path(FASHION_DIR).iterdir():
+        (target / source.name).symlink_to(source)
+    return target
+
+
+def test_resume_rejects_changed_data_files(tmp_path, fashion_available):
+    data_dir = tmp_path / "data"
+    files = _fashion_copy(data_dir)
+    out = tmp_path / "out"
+    stop = threading.Event()
+    compare(["sgd"], dataset="fashion_mnist", data_dir=data_dir, download=False,
+            output_dir=out, stop_event=stop, sinks=[_StopAt(stop, epoch=1)], **TINY)
+    saved = read_config(out)
+    old = next(item for item in saved["data"]["files"] if item["path"].endswith("t10k-labels-idx1-ubyte.gz"))
+    changed = files / "t10k-labels-idx1-ubyte.gz"
+    content = gzip.decompress(changed.read_bytes())
+    changed.unlink()
+    changed.write_bytes(gzip.compress(content, mtime=1))
+    new_sha256 = hashlib.sha256(changed.read_bytes()).hexdigest()
+    assert new_sha256 != old["sha256"]
+
+    with pytest.raises(ConfigError) as error:
+        resume(out, download=False)
+
+    message = str(error.value)
+    assert saved["data_dir"] == str(data_dir)
+    assert f"The dataset files differ from those comparison {saved['comparison_id']} started" in message
+    assert (
+        f"  t10k-labels-idx1-ubyte.gz: sha256 {old['sha256']} at {old['path']}; "
+        f"now sha256 {new_sha256} at {changed}"
+    ) in message
+    assert "train-images-idx3-ubyte.gz" not in message
+    assert "Put the original files back" in message
+    result = ResultsStore(saved["store"], create=False)
+    assert [run["status"] for run in result.runs(saved["comparison_id"])] == ["stopped"]
+
+
+class _ReadCsv(Sink):
+    def __init__(self, folder):
+        self.folder = folder
+        self.lengths = []
+
+    def on_epoch_end(self, run, row):
+        history = pd.read_csv(self.folder / "history.csv")
+        summary = pd.read_csv(self.folder / "summary.csv")
+        self.lengths.append((len(history), list(dict.fromkeys(summary["optimizer"]))))
+
+
+def test_csv_files_written_every_epoch(tmp_path, tiny_fashion):
+    reader = _ReadCsv(tmp_path)
+
+    compare(["sgd", "adam"], dataset=tiny_fashion, output_dir=tmp_path, sinks=[reader], **TINY)
+
+    assert [length for length, _ in reader.lengths] == [1, 2, 3, 4]
+    assert reader.lengths[0][1] == ["sgd"]
+    assert reader.lengths[-1][1] == ["sgd", "adam"]

@@ -19,17 +19,28 @@ data.metadata["source"]  # "keras_cache"
 from labkit.data import _sources
 from labkit.data._dataset import Dataset, load_dataset
 from labkit.data._cifar import read_cifar
+from labkit.data._download import OFFLINE_ENV, offline_from_environment
 from labkit.data._sources import DATASETS
 
-__all__ = ["DATASETS", "Dataset", "load_dataset", "locate", "read_cifar"]
+__all__ = [
+    "DATASETS",
+    "OFFLINE_ENV",
+    "Dataset",
+    "load_dataset",
+    "locate",
+    "offline_from_environment",
+    "read_cifar",
+]
 
 
 def locate(name, *, data_dir=None):
     """Return where a dataset's files would be found offline, or `None`.
 
-    Only file names are checked, so this is fast enough to call for every
-    dataset when drawing a user interface. The files are neither read nor
-    hashed, so a damaged file is reported only by `load_dataset()`.
+    Mostly file names are checked, so this is fast enough to call for every
+    dataset when drawing a user interface. The only files read are the two
+    small IDX label files, whose checksums tell MNIST from Fashion-MNIST: a
+    folder of the other one's files is not returned. Other files are neither
+    read nor hashed, so a damaged file is reported only by `load_dataset()`.
 
     The places and names looked for, in order:
 

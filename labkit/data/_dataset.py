@@ -144,7 +144,8 @@ def load_dataset(
     (`$KERAS_HOME/datasets` or `~/.keras/datasets`), in Debian's
     `/usr/share/datasets/fashion-mnist` (Fashion-MNIST only), and last they
     are downloaded with `keras.datasets.<name>.load_data()`, unless
-    `download=False` or `LABKIT_OFFLINE=1`. The first place that has the
+    `download=False` or `LABKIT_OFFLINE` is `1`, `true`, `yes` or `on`. The
+    first place that has the
     files is used. A damaged file there raises an error rather than falling
     through to the next place.
 
@@ -170,16 +171,20 @@ def load_dataset(
 
     Raises:
         UnknownNameError: If `name` is not in `DATASETS`.
-        ConfigError: If `train_size`, `validation` or `seed` is invalid.
+        ConfigError: If `train_size`, `validation` or `seed` is invalid,
+            or `LABKIT_OFFLINE` has an unknown value.
         DatasetUnavailableError: If no place has the files and the download
             failed or was skipped. The message lists every place tried and
             which file to put where.
-        DatasetFormatError: If a file found is truncated or corrupt.
+        DatasetFormatError: If a file found is truncated or corrupt, or
+            holds another dataset (CIFAR-100 for CIFAR-10, Fashion-MNIST
+            for MNIST and the reverse).
     """
     _sources.check_name(name)
     _splits.check_seed(seed)
     _splits.check_train_size(train_size)
     _splits.check_validation(validation)
+    _download.offline_from_environment()
 
     raw, source, location, file_format = _fetch(name, data_dir, download)
     num_classes = len(raw.class_names)

@@ -1,7 +1,8 @@
 """The last source: a download through `keras.datasets.<name>.load_data()`.
 
 It runs only when no local source has the files, and it is skipped with
-`download=False` or the environment variable `LABKIT_OFFLINE=1`.
+`download=False` or when the environment variable `LABKIT_OFFLINE` is `1`,
+`true`, `yes` or `on` (in any case).
 """
 
 import logging
@@ -11,21 +12,50 @@ import socket
 import numpy as np
 
 from labkit.data import _formats, _sources
+from labkit.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 OFFLINE_ENV = "LABKIT_OFFLINE"
+OFFLINE_VALUES = ("1", "true", "yes", "on")
+ONLINE_VALUES = ("0", "false", "no", "off", "")
 # Per blocking socket operation (connect, each read), not for the whole
 # download. DNS lookups are not bounded by it.
 DOWNLOAD_SOCKET_TIMEOUT_S = 10.0
 
 
+def offline_from_environment():
+    """Return whether `LABKIT_OFFLINE` turns downloads off.
+
+    Raises:
+        ConfigError: If the variable is set to a value that is neither in
+            `OFFLINE_VALUES` nor in `ONLINE_VALUES`, in any case.
+    """
+    value = os.environ.get(OFFLINE_ENV, "")
+    if value.strip().lower() in OFFLINE_VALUES:
+        return True
+    if value.strip().lower() in ONLINE_VALUES:
+        return False
+    raise ConfigError(
+        f"{OFFLINE_ENV} must be one of {', '.join(OFFLINE_VALUES)} to turn "
+        f"dataset downloads off, or one of "
+        f"{', '.join(v for v in ONLINE_VALUES if v)} (or unset) to allow "
+        f"them. Received: {OFFLINE_ENV}={value!r}. Set it to one of these "
+        "values or unset it."
+    )
+
+
 def download_skip_reason(download):
-    """Return why the download source is skipped, or `None` to try it."""
+    """Return why the download source is skipped, or `None` to try it.
+
+    Raises:
+        ConfigError: If `LABKIT_OFFLINE` has an unknown value.
+    """
+    offline = offline_from_environment()
     if not download:
         return "skipped (download=False)"
-    if os.environ.get(OFFLINE_ENV) == "1":
-        return f"skipped (${OFFLINE_ENV}=1)"
+    if offline:
+        return f"skipped (${OFFLINE_ENV}={os.environ[OFFLINE_ENV]})"
     return None
 
 

@@ -28,6 +28,7 @@ import zlib
 
 import numpy as np
 
+from labkit.data import _checksums
 from labkit.errors import DatasetFormatError
 
 # The four IDX files of MNIST and Fashion-MNIST, without the `.gz` suffix.
@@ -187,15 +188,18 @@ def find_idx_file(folder, stem):
     return None
 
 
-def _read_idx_file(path, ndim, files):
-    data = read_bytes(path)
-    files.append(file_record(path, data))
-    if path.endswith(".gz"):
-        data = _decompress(data, path)
+def _read_idx_file(path, ndim, files, dataset):
+    stored = read_bytes(path)
+    files.append(file_record(path, stored))
+    data = _decompress(stored, path) if path.endswith(".gz") else stored
+    if dataset is not None:
+        _checksums.check_idx_file(
+            path, stored, data if data is not stored else None, dataset
+        )
     return parse_idx(data, path, ndim)
 
 
-def read_idx_folder(folder, class_names):
+def read_idx_folder(folder, class_names, dataset=None):
     """Read the four MNIST-style IDX files of a folder.
 
     Each file may be gzip-compressed (`train-images-idx3-ubyte.gz`) or not
@@ -204,13 +208,17 @@ def read_idx_folder(folder, class_names):
     Args:
         folder: The folder that contains the files.
         class_names: The names of the classes, indexed by label.
+        dataset: `"mnist"` or `"fashion_mnist"` to reject a file whose
+            checksum marks it as the other dataset's (see `_checksums`).
+            `None` checks nothing.
 
     Returns:
         A `RawData` with images of shape `(N, H, W, 1)`.
 
     Raises:
-        DatasetFormatError: If a file is missing, truncated or corrupt, or
-            the files do not fit together.
+        DatasetFormatError: If a file is missing, truncated or corrupt, the
+            files do not fit together, or a file belongs to the other
+            dataset.
     """
     paths = {
         key: find_idx_file(folder, stem) for key, stem in IDX_FILES.items()
@@ -227,7 +235,7 @@ def read_idx_folder(folder, class_names):
     arrays = {}
     for key, path in paths.items():
         ndim = 3 if key.endswith("images") else 1
-        arrays[key] = _read_idx_file(path, ndim, files)
+        arrays[key] = _read_idx_file(path, ndim, files, dataset)
 
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]

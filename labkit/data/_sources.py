@@ -20,7 +20,7 @@ import dataclasses
 import logging
 import os
 
-from labkit.data import _cifar, _formats
+from labkit.data import _checksums, _cifar, _formats
 from labkit.errors import DatasetFormatError, UnknownNameError
 
 logger = logging.getLogger(__name__)
@@ -85,9 +85,10 @@ DATA_DIR_LAYOUTS = {
         Layout(CIFAR_FOLDER, "cifar-100-python"),
         Layout(CIFAR_ARCHIVE, "cifar-100-python.tar.gz"),
     ),
-    # NOTE: MNIST and Fashion-MNIST use the same IDX file names, so IDX files
-    # directly in the data folder are read as whichever of the two is
-    # requested. The subfolders tell them apart.
+    # MNIST and Fashion-MNIST use the same IDX file names, so IDX files
+    # directly in the data folder are told apart by their checksums (see
+    # `_checksums`). NOTE: files with unknown checksums, such as a copy
+    # recompressed by another tool, are read as whichever is requested.
     "fashion_mnist": (
         Layout(IDX_FOLDER, "fashion-mnist"),
         Layout(IDX_FOLDER, "."),
@@ -291,8 +292,30 @@ def is_present(layout, path, name):
     )
 
 
+def other_dataset_files(layout, path, name):
+    """Return a line on IDX files that belong to another dataset, or `None`.
+
+    Only the label files are hashed: they are 30 kB compressed, so this is
+    cheap enough for `locate()`. `read()` checks all four files.
+    """
+    if layout.kind != IDX_FOLDER:
+        return None
+    for key in ("train_labels", "test_labels"):
+        file = _formats.find_idx_file(path, _formats.IDX_FILES[key])
+        known = None if file is None else _checksums.identify_file(file)
+        if known is not None and known.dataset != name:
+            return (
+                f"the IDX files in {path} are {known.dataset}, not {name} "
+                f"({file}: {_checksums.describe(known)})"
+            )
+    return None
+
+
 def find(name, data_dir=None):
     """Find the first present layout of a dataset, without reading it.
+
+    IDX files that their checksums mark as the other MNIST are skipped, with
+    a line in `misses`.
 
     Returns:
         A tuple `(found, misses)`: the `Found` or `None`, and one line per
@@ -311,12 +334,20 @@ def find(name, data_dir=None):
                 reason += f" (apt-get install {package} creates it)"
             misses.append(f"{source.description} {source.folder}: {reason}")
             continue
+        rejected = []
         for layout in source.layouts:
             path = os.path.normpath(
                 os.path.join(source.folder, layout.relative_path)
             )
-            if is_present(layout, path, name):
+            if not is_present(layout, path, name):
+                continue
+            other = other_dataset_files(layout, path, name)
+            if other is None:
                 return Found(source, layout, path), misses
+            rejected.append(f"{source.description} {source.folder}: {other}")
+        if rejected:
+            misses.extend(rejected)
+            continue
         looked_for = ", ".join(layout.describe() for layout in source.layouts)
         misses.append(
             f"{source.description} {source.folder}: none of {looked_for} "
@@ -329,15 +360,16 @@ def read(name, layout, path):
     """Read a present layout into `RawData`.
 
     Raises:
-        DatasetFormatError: If a file is truncated or corrupt, or a CIFAR
-            file contains the other CIFAR dataset.
+        DatasetFormatError: If a file is truncated or corrupt, a CIFAR
+            file contains the other CIFAR dataset, or an IDX file's checksum
+            marks it as the other MNIST.
     """
     if layout.kind == CIFAR_ARCHIVE:
         raw = _cifar.read_cifar_archive(path)
     elif layout.kind == CIFAR_FOLDER:
         raw = _cifar.read_cifar_folder(path)
     elif layout.kind == IDX_FOLDER:
-        raw = _formats.read_idx_folder(path, class_names(name))
+        raw = _formats.read_idx_folder(path, class_names(name), name)
     else:
         raw = _formats.read_mnist_npz(path, class_names(name))
     if raw.variant is not None and raw.variant != name:

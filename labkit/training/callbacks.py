@@ -56,3 +56,10 @@ class EpochMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.time_s = time.perf_counter() - self.started_at
         self.logs = {key: float(value) for key, value in (logs or {}).items()}
+
+    def on_test_batch_end(self, batch, logs=None):
+        # Passed to `evaluate` too, so that a stop request does not wait for
+        # a whole validation pass (seconds to minutes on a CPU).
+        if self.stop_event.is_set():
+            self.stopped = True
+            self.model.stop_evaluating = True

@@ -5,6 +5,7 @@ stored history can always be traced back to the settings that produced it.
 """
 
 import dataclasses
+import inspect
 import json
 import math
 import numbers
@@ -20,6 +21,18 @@ VALIDATION_HELP = (
     "number of training images to hold out"
 )
 
+# keras.utils.set_random_seed and numpy's legacy seeding accept 0..2**32-1.
+MAX_SEED = 2**32 - 1
+
+# Image shape and class count of each dataset, to build a model once and so
+# check its options before any data is loaded.
+DATASET_SHAPES = {
+    "cifar10": ((32, 32, 3), 10),
+    "cifar100": ((32, 32, 3), 100),
+    "fashion_mnist": ((28, 28, 1), 10),
+    "mnist": ((28, 28, 1), 10),
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
@@ -34,7 +47,8 @@ class RunConfig:
         hyperparameters: Overrides of the preset's hyper-parameters.
         epochs: Number of epochs to train.
         batch_size: Images per training step.
-        seed: Seed of weights, data order, dropout and augmentation.
+        seed: Seed of weights, data order, dropout and augmentation, from 0
+            to `MAX_SEED` (2**32 - 1).
         augmentation: Whether to shift and flip training images.
         validation: See `VALIDATION_HELP`.
         train_size: Number of training images, drawn as evenly as possible
@@ -63,7 +77,7 @@ class RunConfig:
         _check_int("epochs", self.epochs, 1)
         _check_int("batch_size", self.batch_size, 1)
         _check_int("eval_batch_size", self.eval_batch_size, 1)
-        _check_int("seed", self.seed, 0)
+        _check_int("seed", self.seed, 0, MAX_SEED)
         if self.train_size is not None:
             _check_int("train_size", self.train_size, 1)
         if self.dataset not in DATASETS:
@@ -76,6 +90,7 @@ class RunConfig:
                 f"Unknown model {self.model!r}. "
                 f"Known models: {', '.join(models.names())}."
             )
+        _check_model_option_names(self.model, self.model_options)
         if self.preset not in PRESETS:
             raise ConfigError(
                 f"preset must be one of {', '.join(PRESETS)}. "
@@ -128,15 +143,67 @@ class RunConfig:
         return cls.from_dict(json.loads(text))
 
 
-def _check_int(name, value, minimum):
+def _check_int(name, value, minimum, maximum=None):
+    rule = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+    message = f"`{name}` must be an integer {rule}. Received: {name}={value!r}"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(message)
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ConfigError(message)
+
+
+def _model_option_names(model):
+    builder = models.MODELS[model]
+    return [
+        parameter.name
+        for parameter in inspect.signature(builder).parameters.values()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+
+
+def _check_model_option_names(model, options):
+    if not isinstance(options, dict):
         raise ConfigError(
-            f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}"
+            "`model_options` must be a dict of keyword arguments of the model "
+            f"builder, such as {{'width': 0.5}}. Received: model_options={options!r}"
         )
-    if value < minimum:
+    accepted = _model_option_names(model)
+    unknown = sorted(str(key) for key in options if key not in accepted)
+    if unknown:
         raise ConfigError(
-            f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}"
+            f"Unknown option for model {model!r}: {', '.join(unknown)}. "
+            f"Accepted options: {', '.join(accepted)}. "
+            f"Received: model_options={options!r}"
         )
+
+
+def check_model_options(model, options, dataset="cifar10"):
+    """Build a model once, so that an invalid option fails before any work.
+
+    The model is built for the dataset's image shape and then dropped; the
+    Keras session is left as it is.
+
+    Args:
+        model: A registered model name.
+        options: Keyword arguments of the model builder.
+        dataset: The dataset name, which fixes the input shape. Defaults to
+            `"cifar10"`.
+
+    Raises:
+        ConfigError: if an option is unknown or its value is invalid.
+    """
+    _check_model_option_names(model, options)
+    input_shape, num_classes = DATASET_SHAPES[dataset]
+    try:
+        models.build_model(model, input_shape, num_classes, **options)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as error:
+        raise ConfigError(
+            f"Invalid option for model {model!r}: {error}. "
+            f"Received: model_options={options!r}. "
+            f"`help(labkit.models.{model})` describes each option."
+        ) from error
 
 
 def _check_validation(value):
@@ -187,3 +254,62 @@ def parse_validation(text):
             f"validation must be {VALIDATION_HELP}. Received: validation={text!r}"
         ) from None
     return number
+
+
+def build_run_configs(optimizers, seeds, hyperparameters=None, **settings):
+    """Expand optimizers x seeds into validated `RunConfig`s, seed-major.
+
+    Args:
+        optimizers: Registered optimizer names; each name at most once.
+        seeds: Integer seeds; each seed at most once.
+        hyperparameters: Mapping from optimizer name to its overrides, such
+            as `{"adam": {"learning_rate": 3e-4}}`.
+        **settings: The other `RunConfig` fields, shared by every run.
+
+    Returns:
+        A list of `RunConfig`, every optimizer for the first seed first.
+
+    Raises:
+        ConfigError, UnknownNameError, InvalidHyperParameterError: before any
+            work, if any setting of any run is invalid. Model options other
+            than the defaults are checked by building the model once.
+    """
+    optimizers = [optimizers] if isinstance(optimizers, str) else list(optimizers)
+    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+    hyperparameters = dict(hyperparameters or {})
+    if not optimizers:
+        raise ConfigError("Name at least one optimizer, such as optimizers=['sgd', 'adam'].")
+    if not seeds:
+        raise ConfigError("Give at least one seed, such as seeds=[0].")
+    for label, values in (("optimizer", optimizers), ("seed", seeds)):
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        if repeated:
+            raise ConfigError(
+                f"Each {label} may appear once. Received it more than once: "
+                f"{', '.join(repeated)}"
+            )
+    extra = sorted(set(hyperparameters) - set(optimizers))
+    if extra:
+        raise ConfigError(
+            f"Hyper-parameters were given for {', '.join(extra)}, which is not "
+            f"among the optimizers compared ({', '.join(optimizers)}). Add it "
+            "to the optimizers or drop its settings."
+        )
+
+    configs = [
+        RunConfig(
+            optimizer=name,
+            seed=seed,
+            hyperparameters=dict(hyperparameters.get(name, {})),
+            **settings,
+        )
+        for seed in seeds
+        for name in optimizers
+    ]
+    for config in configs:
+        config.effective_hyperparameters()
+    # Every run shares the model and its options; the defaults need no check.
+    first = configs[0]
+    if first.model_options:
+        check_model_options(first.model, first.model_options, first.dataset)
+    return configs

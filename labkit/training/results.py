@@ -24,6 +24,10 @@ class ComparisonResult:
         runs: One dict per run: `id`, `optimizer`, `seed`, `status`,
             `message`, `hyperparameters`.
         history: A pandas DataFrame, one row per run and epoch.
+        runs_trained: How many runs the `compare` or `resume` call that
+            returned this result set out to train: 0 when every run was
+            finished or diverged already. `None` for a result read from the
+            store alone.
     """
 
     comparison_id: str
@@ -31,9 +35,10 @@ class ComparisonResult:
     output_dir: pathlib.Path
     runs: list
     history: object
+    runs_trained: int | None = None
 
     @classmethod
-    def from_store(cls, store, comparison_id, output_dir):
+    def from_store(cls, store, comparison_id, output_dir, runs_trained=None):
         """Read a comparison back from the store."""
         keys = ("id", "optimizer", "seed", "status", "message", "hyperparameters")
         runs = [{key: run[key] for key in keys} for run in store.runs(comparison_id)]
@@ -43,6 +48,7 @@ class ComparisonResult:
             output_dir=pathlib.Path(output_dir) if output_dir else None,
             runs=runs,
             history=store.history(comparison_id),
+            runs_trained=runs_trained,
         )
 
     @property

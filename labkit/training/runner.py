@@ -8,7 +8,6 @@ each epoch lets a stopped or killed run resume from its last finished epoch.
 """
 
 import dataclasses
-import json
 import logging
 import math
 import pathlib
@@ -20,76 +19,22 @@ import numpy as np
 
 from labkit import models
 from labkit.augmentation import build_augmentation
-from labkit.data import load_dataset
 from labkit.errors import ConfigError, LabkitError
 from labkit.optimizers import get as get_optimizer
-from labkit.training import checkpoints
+from labkit.training import checkpoints, folder
 from labkit.training.callbacks import EpochMonitor
-from labkit.training.config import RunConfig
+from labkit.training.config import RunConfig, build_run_configs
+from labkit.training.data_source import DataSource
 from labkit.training.environment import describe_environment
+from labkit.training.folder import read_config
 from labkit.training.results import ComparisonResult, write_outputs
 from labkit.training.sinks import RunInfo, SinkList
-from labkit.training.store import DONE_STATUSES, ResultsStore, sqlite_url
+from labkit.training.store import DONE_STATUSES, ResultsStore, new_comparison_id, sqlite_url
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE = "config.json"
 STORE_FILE = "results.db"
 DEFAULT_OPTIMIZERS = ("sgd", "adam", "adagrad")
-
-
-def build_run_configs(optimizers, seeds, hyperparameters=None, **settings):
-    """Expand optimizers x seeds into validated `RunConfig`s, seed-major.
-
-    Args:
-        optimizers: Registered optimizer names; each name at most once.
-        seeds: Integer seeds; each seed at most once.
-        hyperparameters: Mapping from optimizer name to its overrides, such
-            as `{"adam": {"learning_rate": 3e-4}}`.
-        **settings: The other `RunConfig` fields, shared by every run.
-
-    Returns:
-        A list of `RunConfig`, every optimizer for the first seed first.
-
-    Raises:
-        ConfigError, UnknownNameError, InvalidHyperParameterError: before any
-            work, if any setting of any run is invalid.
-    """
-    optimizers = [optimizers] if isinstance(optimizers, str) else list(optimizers)
-    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
-    hyperparameters = dict(hyperparameters or {})
-    if not optimizers:
-        raise ConfigError("Name at least one optimizer, such as optimizers=['sgd', 'adam'].")
-    if not seeds:
-        raise ConfigError("Give at least one seed, such as seeds=[0].")
-    for label, values in (("optimizer", optimizers), ("seed", seeds)):
-        repeated = sorted({str(v) for v in values if values.count(v) > 1})
-        if repeated:
-            raise ConfigError(
-                f"Each {label} may appear once. Received it more than once: "
-                f"{', '.join(repeated)}"
-            )
-    extra = sorted(set(hyperparameters) - set(optimizers))
-    if extra:
-        raise ConfigError(
-            f"Hyper-parameters were given for {', '.join(extra)}, which is not "
-            f"among the optimizers compared ({', '.join(optimizers)}). Add it "
-            "to the optimizers or drop its settings."
-        )
-
-    configs = [
-        RunConfig(
-            optimizer=name,
-            seed=seed,
-            hyperparameters=dict(hyperparameters.get(name, {})),
-            **settings,
-        )
-        for seed in seeds
-        for name in optimizers
-    ]
-    for config in configs:
-        config.effective_hyperparameters()
-    return configs
 
 
 def build_training_model(config, input_shape, num_classes):
@@ -168,12 +113,16 @@ class _Comparison:
 
     def _train(self, info):
         config = info.config
-        model, start_epoch = self._model_for(info)
-        info = dataclasses.replace(info, start_epoch=start_epoch)
         self.store.set_status(info.run_id, "running")
-        self.sinks.dispatch("on_run_begin", info)
         status, message = "failed", ""
+        began = False
         try:
+            # Inside the try, so that a model that cannot be built or loaded
+            # fails this run only and the comparison goes on.
+            model, start_epoch = self._model_for(info)
+            info = dataclasses.replace(info, start_epoch=start_epoch)
+            self.sinks.dispatch("on_run_begin", info)
+            began = True
             status, message = self._epochs(model, info, start_epoch)
         except KeyboardInterrupt:
             status, message = "stopped", "Interrupted; resume continues from the last finished epoch."
@@ -183,6 +132,8 @@ class _Comparison:
             status, message = "failed", f"{type(error).__name__}: {error}"
         finally:
             self.store.set_status(info.run_id, status, message)
+            if not began:
+                self.sinks.dispatch("on_run_begin", info)
             self.sinks.dispatch("on_run_end", info, status, message)
 
     def _model_for(self, info):
@@ -241,13 +192,32 @@ class _Comparison:
                     f"and epochs 1-{epoch - 1} are kept."
                 )
             row = self._evaluate(model, config, epoch, monitor)
+            if monitor.stopped:
+                return "stopped", (
+                    f"Stopped while evaluating epoch {epoch}; its result is dropped "
+                    f"and epochs 1-{epoch - 1} are kept."
+                )
             row["includes_compile"] = epoch == start_epoch + 1
             self.store.add_epoch(info.run_id, row)
             checkpoints.save(model, self.checkpoint_dir, info.run_id, epoch)
+            self._write_outputs_after_epoch(info, epoch)
             self.sinks.dispatch("on_epoch_end", info, row)
             if not math.isfinite(row["loss"]):
                 return "diverged", f"Training loss of epoch {epoch} is {row['loss']}."
         return "finished", ""
+
+    def _write_outputs_after_epoch(self, info, epoch):
+        # The CSV files are copies of the store, which has the epoch already,
+        # so a failed write is logged and retried after the next epoch.
+        try:
+            write_outputs(self.store, self.comparison_id, self.output_dir)
+        except OSError as error:
+            logger.warning(
+                "Cannot write history.csv and summary.csv in %s after epoch %d of "
+                "run %s: %s. The results store has the epoch; the files are "
+                "written again after the next epoch.",
+                self.output_dir, epoch, info.run_id, error,
+            )
 
     def _evaluate(self, model, config, epoch, monitor):
         dataset = self.dataset
@@ -262,7 +232,7 @@ class _Comparison:
         if dataset.x_val is not None:
             scores = model.evaluate(
                 dataset.x_val, dataset.y_val, batch_size=config.eval_batch_size,
-                verbose=0, return_dict=True,
+                verbose=0, return_dict=True, callbacks=[monitor],
             )
             row["val_loss"] = float(scores["loss"])
             row["val_accuracy"] = float(scores["accuracy"])
@@ -272,55 +242,12 @@ class _Comparison:
             else:
                 scores = model.evaluate(
                     dataset.x_test, dataset.y_test, batch_size=config.eval_batch_size,
-                    verbose=0, return_dict=True,
+                    verbose=0, return_dict=True, callbacks=[monitor],
                 )
                 row["test_loss"] = float(scores["loss"])
                 row["test_accuracy"] = float(scores["accuracy"])
         row["eval_time_s"] = time.perf_counter() - started
         return row
-
-
-class _DataSource:
-    """The dataset of each run, loaded once per seed.
-
-    The training subset and the validation split are drawn with the run's
-    seed, so every optimizer of a seed trains on the same images and each
-    seed on its own draw. When neither depends on the seed (no `train_size`
-    and validation `None` or `"test"`), one load serves every seed.
-    """
-
-    def __init__(self, data_dir, download, loaded=None):
-        self.data_dir = data_dir
-        self.download = download
-        self.fixed = loaded
-        self._key = None
-        self._dataset = None
-
-    def for_config(self, config):
-        if self.fixed is not None:
-            return self.fixed
-        depends_on_seed = config.train_size is not None or config.validation not in (None, "test")
-        key = (config.dataset, config.train_size, config.validation,
-               config.seed if depends_on_seed else None)
-        if key != self._key:
-            self._dataset = None  # release the previous arrays before loading
-            self._dataset = load_dataset(
-                config.dataset,
-                data_dir=self.data_dir,
-                train_size=config.train_size,
-                validation=config.validation,
-                seed=config.seed,
-                download=self.download,
-            )
-            self._key = key
-        return self._dataset
-
-    def train_images(self, config):
-        """Number of training images of a run, without loading its data."""
-        dataset = self.fixed or self._dataset
-        if dataset is None:
-            dataset = self.for_config(config)
-        return len(dataset.x_train)
 
 
 def compare(
@@ -336,30 +263,41 @@ def compare(
     data_dir=None,
     download=True,
     dataset=None,
+    comparison_id=None,
     **settings,
 ):
     """Train one run per optimizer and seed and return the results.
 
+    Every setting, the output folder and the results store are checked
+    before anything is recorded, so an invalid one leaves no trace.
+
     Args:
         optimizers: Registered optimizer names. Defaults to the 2017 study's
             `("sgd", "adam", "adagrad")`.
-        seeds: Seeds; every optimizer runs once per seed. Defaults to `(0,)`.
+        seeds: Seeds from 0 to 2**32 - 1; every optimizer runs once per
+            seed. Defaults to `(0,)`.
         hyperparameters: Overrides per optimizer, such as
             `{"adam": {"learning_rate": 3e-4}}`.
         store: Results store, as a `ResultsStore` or an SQLAlchemy URL.
             Defaults to `results.db` (SQLite) in `output_dir`.
-        output_dir: Folder for `config.json`, `history.csv`, `summary.csv`
-            and checkpoints. Defaults to `labkit-runs/<time>-<id>`.
+        output_dir: A new folder, or one without `config.json`, for
+            `config.json`, `history.csv`, `summary.csv` and checkpoints.
+            Defaults to `labkit-runs/<date>-<time>-<comparison id>` (see
+            `labkit.training.folder.default_output_dir`).
         name: A label for the comparison. Defaults to the optimizers' names.
         sinks: `Sink` objects that receive progress and results.
         stop_event: A `threading.Event` that stops training at the next batch
             end when set; the current run is marked stopped.
-        data_dir: Folder to look in first for dataset files.
+        data_dir: Folder to look in first for dataset files; recorded in
+            `config.json`, so that `resume` looks there too.
         download: Whether to try a download through `keras.datasets`.
         dataset: A dataset name, or an already loaded `labkit.data.Dataset`,
             which then serves every seed as it is (its split should match
             `train_size` and `validation`, which are only recorded). Defaults
             to `"cifar10"`.
+        comparison_id: The id to record the comparison under, such as one
+            from `labkit.training.store.new_comparison_id()` that also named
+            the output folder. Defaults to a new random id.
         **settings: The other `RunConfig` fields: `model`, `model_options`,
             `preset`, `epochs`, `batch_size`, `augmentation`, `validation`,
             `train_size`, `evaluate_test`, `eval_batch_size`.
@@ -368,8 +306,10 @@ def compare(
         A `ComparisonResult`.
 
     Raises:
-        LabkitError: before any training, for any invalid setting or a
-            dataset that cannot be loaded.
+        LabkitError: before anything is recorded, for any invalid setting, an
+            output folder that contains a comparison already or is not
+            writable, a store that cannot be opened, or a dataset that cannot
+            be loaded.
         KeyboardInterrupt: after marking the current run stopped.
     """
     loaded = None
@@ -378,22 +318,40 @@ def compare(
     if dataset is not None:
         settings["dataset"] = dataset
     configs = build_run_configs(optimizers, seeds, hyperparameters, **settings)
-    data = _DataSource(data_dir, download, loaded)
+    comparison_id = comparison_id or new_comparison_id()
+    if output_dir is None:
+        output_dir = folder.default_output_dir(comparison_id)
+    output_dir = pathlib.Path(output_dir)
+    folder.check_no_comparison(output_dir)
+    data = DataSource(data_dir, download, loaded)
     # Loading the first run's data here reports a missing or corrupt dataset
-    # before anything is written to the store.
+    # before anything is written.
     first = data.for_config(configs[0])
+    folder.prepare_output_dir(output_dir)
+    store = _open_store(store, output_dir)
 
     comparison_name = name or " vs ".join(dict.fromkeys(c.optimizer for c in configs))
-    store, output_dir = _open_store(store, output_dir)
     environment = describe_environment()
-    comparison_id = store.create_comparison(
+    data_dir = folder.data_dir_used(data_dir)
+    store.record_comparison(
         comparison_name,
-        {"runs": [c.to_dict() for c in configs], "data": first.metadata},
+        {"runs": [c.to_dict() for c in configs], "data": first.metadata, "data_dir": data_dir},
         environment,
+        [(config, config.effective_hyperparameters()) for config in configs],
+        comparison_id=comparison_id,
     )
-    for position, config in enumerate(configs):
-        store.create_run(comparison_id, position, config, config.effective_hyperparameters())
-    _write_config(output_dir, store, comparison_id, comparison_name, configs, first, environment)
+    try:
+        folder.write_config(
+            output_dir, store, comparison_id, comparison_name, configs, first,
+            environment, data_dir,
+        )
+    except OSError as error:
+        store.delete_comparison(comparison_id)
+        raise ConfigError(
+            f"Cannot write {output_dir / folder.CONFIG_FILE}: {error}. Nothing was "
+            "trained and the comparison was removed from the store again. Free "
+            "some space or choose another output folder with --out."
+        ) from error
     logger.info("Comparison %s: %d runs, output in %s.", comparison_id, len(configs), output_dir)
     return _run(store, comparison_id, output_dir, data, sinks, stop_event)
 
@@ -403,98 +361,81 @@ def resume(output_dir, *, store=None, sinks=(), stop_event=None, data_dir=None, 
 
     Finished and diverged runs are kept as they are; every other run goes on
     from its last finished epoch, with model and optimizer state restored.
+    Every other setting comes from `config.json`; `folder.stored_settings`
+    returns them, to compare with options a caller was given.
 
     Args:
         output_dir: The comparison's output folder (it contains `config.json`).
         store: The results store, when `config.json` cannot name it (for a
-            URL with a password, which labkit never writes to disk).
-        sinks, stop_event, data_dir, download: As in `compare`.
+            URL with a password, which labkit never writes to disk). It must
+            exist already.
+        data_dir: Folder to look in first for dataset files. Defaults to the
+            one recorded in `config.json`.
+        sinks, stop_event, download: As in `compare`.
 
     Returns:
-        A `ComparisonResult`.
+        A `ComparisonResult`; its `runs_trained` is 0, and a warning is
+        logged, when no run was left to train.
 
     Raises:
-        ConfigError: if the folder contains no labkit comparison.
+        ConfigError: if the folder contains no valid labkit comparison, or
+            if the dataset files differ from those the comparison started
+            with (the message lists them).
+        StoreError: if the store does not exist or lacks the comparison.
     """
     output_dir = pathlib.Path(output_dir)
-    saved = read_config(output_dir)
+    saved = read_config(output_dir, require_store=store is None)
     if store is None:
         store = saved["store"]
         if saved.get("store_has_password"):
             raise ConfigError(
                 f"The store of {output_dir} has a password, which labkit does not "
-                "write to disk. Pass the full URL with --store."
+                "write to disk. Pass the full URL with --store (Python: store=URL)."
             )
-    store, _ = _open_store(store, output_dir)
+    if not isinstance(store, ResultsStore):
+        store = ResultsStore(store, create=False)
     comparison_id = saved["comparison_id"]
     store.comparison(comparison_id)
-    data = _DataSource(data_dir, download)
-    data.for_config(RunConfig.from_dict(saved["runs"][0]))
-    logger.info("Resuming comparison %s from %s.", comparison_id, output_dir)
+
+    left = [row for row in store.runs(comparison_id) if row["status"] not in DONE_STATUSES]
+    if not left:
+        logger.warning(
+            "Nothing left to train: every run of comparison %s in %s is finished "
+            "or diverged.", comparison_id, output_dir,
+        )
+        return ComparisonResult.from_store(store, comparison_id, output_dir, runs_trained=0)
+
+    folder.prepare_output_dir(output_dir)
+    if data_dir is None:
+        data_dir = saved.get("data_dir")
+    data = DataSource(
+        data_dir, download,
+        expected_files=saved["data"].get("files") or [],
+        comparison_id=comparison_id,
+    )
+    data.for_config(RunConfig.from_json(left[0]["config"]))
+    logger.info(
+        "Resuming comparison %s from %s: %d runs left to train.",
+        comparison_id, output_dir, len(left),
+    )
     return _run(store, comparison_id, output_dir, data, sinks, stop_event)
 
 
-def read_config(output_dir):
-    """Read a comparison's `config.json`.
-
-    Raises:
-        ConfigError: if the file is missing or is not a labkit comparison.
-    """
-    path = pathlib.Path(output_dir) / CONFIG_FILE
-    try:
-        saved = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path} does not exist, so {output_dir} contains no labkit comparison. "
-            "Give the --out folder of an earlier `labkit compare`."
-        ) from None
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"Cannot read {path}: {error}.") from error
-    if not isinstance(saved, dict) or "comparison_id" not in saved or "runs" not in saved:
-        raise ConfigError(f"{path} is not a labkit comparison file (no comparison_id or runs).")
-    return saved
-
-
 def _open_store(store, output_dir):
-    if output_dir is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        output_dir = pathlib.Path("labkit-runs") / stamp
-    output_dir = pathlib.Path(output_dir)
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(
-            f"Cannot create the output folder {output_dir}: {error}. Choose another with --out."
-        ) from error
     if store is None:
         store = sqlite_url(output_dir / STORE_FILE)
     if not isinstance(store, ResultsStore):
         store = ResultsStore(store)
-    return store, output_dir
-
-
-def _write_config(output_dir, store, comparison_id, name, configs, dataset, environment):
-    import sqlalchemy as sa
-
-    url = sa.engine.make_url(store.url)
-    content = {
-        "comparison_id": comparison_id,
-        "name": name,
-        "store": store.safe_url,
-        "store_has_password": url.password is not None,
-        "runs": [c.to_dict() for c in configs],
-        "data": dataset.metadata,
-        "environment": environment,
-    }
-    path = pathlib.Path(output_dir) / CONFIG_FILE
-    path.write_text(json.dumps(content, indent=2, sort_keys=True, default=str) + "\n")
+    return store
 
 
 def _run(store, comparison_id, output_dir, data, sinks, stop_event):
     stop_event = stop_event or threading.Event()
     comparison = _Comparison(store, comparison_id, output_dir, data, sinks, stop_event)
-    comparison.run_all(store.runs(comparison_id))
-    return ComparisonResult.from_store(store, comparison_id, output_dir)
+    rows = store.runs(comparison_id)
+    comparison.run_all(rows)
+    left = sum(row["status"] not in DONE_STATUSES for row in rows)
+    return ComparisonResult.from_store(store, comparison_id, output_dir, runs_trained=left)
 
 
 __all__ = ["compare", "resume", "build_run_configs", "build_training_model", "LabkitError"]
