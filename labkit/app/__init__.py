@@ -1,0 +1,49 @@
+"""The optimizer app for a class, served with Voila by `labkit app`.
+
+`build_app()` returns an `OptimizerApp`: a form generated from the optimizer
+registry, live plots, the summary table and the stored comparisons of a
+shared results store, laid out with ipywidgets' `AppLayout`.
+`labkit.app.serve.main` serves `notebooks/app.ipynb`, which only builds and
+displays it, with preheated kernels, idle-kernel culling and the
+instructor's limits (see `AppSettings`).
+
+Keras loads on first use of a name that needs it, so that the server
+process (`labkit.app.serve`) never imports TensorFlow.
+
+Example, in a notebook:
+
+```python
+from labkit.app import build_app
+
+build_app()
+```
+"""
+
+import importlib
+
+_LAZY = {
+    "AppSettings": "labkit.app._settings",
+    "SETTINGS_ENV": "labkit.app._settings",
+    "Ticket": "labkit.app._queue",
+    "TrainingSlots": "labkit.app._queue",
+    "HyperParameterControl": "labkit.app._controls",
+    "OptimizerPanel": "labkit.app._controls",
+    "TrainingForm": "labkit.app._form",
+    "TrainingRequest": "labkit.app._form",
+    "parse_seeds": "labkit.app._form",
+    "OptimizerApp": "labkit.app._app",
+    "build_app": "labkit.app._app",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'labkit.app' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = sorted(_LAZY)
