@@ -69,6 +69,15 @@ def epoch_order(seed, epoch, size):
     return np.random.default_rng([seed, epoch]).permutation(size)
 
 
+def _kept_epochs(count):
+    """Say which finished epochs a run that ended early keeps."""
+    if count == 0:
+        return "no epoch had finished"
+    if count == 1:
+        return "epoch 1 is kept"
+    return f"epochs 1-{count} are kept"
+
+
 class _Comparison:
     """One comparison's store, data, sinks and checkpoint folder."""
 
@@ -184,18 +193,18 @@ class _Comparison:
                 batch, loss = monitor.diverged_at
                 return "diverged", (
                     f"Training loss became {loss} at epoch {epoch}, step {batch + 1}; "
-                    f"the {epoch - 1} earlier epochs are kept."
+                    f"{_kept_epochs(epoch - 1)}."
                 )
             if monitor.stopped:
                 return "stopped", (
                     f"Stopped during epoch {epoch}; its partial result is dropped "
-                    f"and epochs 1-{epoch - 1} are kept."
+                    f"and {_kept_epochs(epoch - 1)}."
                 )
             row = self._evaluate(model, config, epoch, monitor)
             if monitor.stopped:
                 return "stopped", (
                     f"Stopped while evaluating epoch {epoch}; its result is dropped "
-                    f"and epochs 1-{epoch - 1} are kept."
+                    f"and {_kept_epochs(epoch - 1)}."
                 )
             row["includes_compile"] = epoch == start_epoch + 1
             self.store.add_epoch(info.run_id, row)
