@@ -261,8 +261,8 @@ def test_app_trains_queued_and_stores(settings, fashion_available):
     assert not app.train_button.disabled
     from labkit.export import ExportPanel
 
-    assert isinstance(app.export_slot.children[0], ExportPanel)
-    assert app.export_slot.children[0].source is app.live.result
+    assert isinstance(app.export_slot.children[-1], ExportPanel)
+    assert app.export_slot.children[-1].source is app.live.result
     options = app.stored_list.options
     assert len(options) == 1
     assert "ada | sgd" in options[0][0]
@@ -275,7 +275,7 @@ def test_app_trains_queued_and_stores(settings, fashion_available):
     assert "2017 study" in app.study_table.value
     app.open_stored()
     assert "Summary" in app.summary.children[0].value
-    stored_panel = app.export_slot.children[0]
+    stored_panel = app.export_slot.children[-1]
     assert stored_panel.source.comparison_id == options[0][1]
     assert settings.state_path in stored_panel.source.output_dir.parents
 

@@ -9,6 +9,8 @@ Needs /usr/bin/chromium, /usr/bin/chromedriver and Fashion-MNIST in
 /usr/share/datasets/fashion-mnist; the module is skipped without them.
 """
 
+import base64
+import io
 import json
 import os
 import pathlib
@@ -19,6 +21,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import zipfile
 
 import pytest
 
@@ -236,6 +239,23 @@ def test_train_streams_and_stops(server, browser):
     assert "training loss" in summary
     assert "rmsprop min / mean / max" in summary  # rmsprop trains first: the list order
     browser.save_screenshot(str(SCREENSHOTS / "03_stopped.png"))
+
+    # The stopped comparison's export reaches the browser as one zip.
+    export_css = "button.labkit-export, .labkit-export button"
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, export_css), 10, "the Export button", driver=browser)
+    element(browser, export_css).click()
+    link_css = ".labkit-download a[download]"
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, link_css), 120, "the zip download link", driver=browser)
+    link = element(browser, link_css)
+    prefix = "data:application/zip;base64,"
+    href = link.get_attribute("href")
+    assert href.startswith(prefix)
+    assert link.get_attribute("download").endswith(".zip")
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(href[len(prefix):]))) as archive:
+        names = archive.namelist()
+    for suffix in ("-loss.png", "-loss.svg", ".html", "-summary.csv", "-summary.tex", "-manifest.json"):
+        assert any(name.endswith(suffix) for name in names), (suffix, names)
+    browser.save_screenshot(str(SCREENSHOTS / "03b_exported.png"))
 
 
 def test_invalid_learning_rate_rejected(server, browser):

@@ -279,7 +279,11 @@ class OptimizerApp:
         except LabkitError as error:
             self.export_slot.children = [ipywidgets.HTML(error_html(f"Export is not available: {error}"))]
             return
-        self.export_slot.children = [panel]
+        heading = ipywidgets.HTML(
+            "<b>Export</b> the figures, the summary and every epoch; the link after an "
+            "export downloads them as one zip."
+        )
+        self.export_slot.children = [heading, panel]
 
     def _on_stop(self, _button):
         self.stop()

@@ -70,9 +70,12 @@ class ExportPanel(widgets.VBox):
         self.name = widgets.Text(value="", placeholder="from the comparison", description="file name")
         self.out = widgets.Text(value=str(out) if out else "", placeholder="default folder",
                                 description="folder")
-        self.button = widgets.Button(description="Export", button_style="primary", icon="download")
+        # No icon: the Voila app serves no icon font, so it would show as a blank box.
+        self.button = widgets.Button(description="Export", button_style="primary")
+        self.button.add_class("labkit-export")
         self.status = widgets.HTML()
         self.download = widgets.HTML()
+        self.download.add_class("labkit-download")
         self.button.on_click(self._on_export)
         super().__init__([
             widgets.HBox(list(self.formats.values())),
