@@ -14,6 +14,7 @@ augmentation off and on.
 
 Usage:
     python benchmarks/runner_overhead.py [--train-size N] [--epochs E] [--repeats R]
+        [--augmentation off|on|both]
 """
 
 import argparse
@@ -80,6 +81,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=4, help="epochs per side and setting (default 4)")
     parser.add_argument("--repeats", type=int, default=2, help="alternations per setting (default 2)")
     parser.add_argument("--batch-size", type=int, default=32, help="images per step (default 32)")
+    parser.add_argument("--augmentation", choices=("off", "on", "both"), default="both",
+                        help="settings to time (default both)")
     args = parser.parse_args()
 
     dataset = load_dataset("fashion_mnist", train_size=args.train_size, validation=0.1, seed=0, download=False)
@@ -87,19 +90,25 @@ def main():
           f"cifar10_cnn, batch {args.batch_size}, {args.epochs} epochs, {args.repeats} repeats, "
           f"Keras {keras.__version__} on {keras.backend.backend()}")
     print(f"{'augmentation':<13} {'plain s/epoch':>14} {'labkit s/epoch':>15} {'ratio':>7}")
-    for augmentation in (False, True):
+    settings = {"off": (False,), "on": (True,), "both": (False, True)}[args.augmentation]
+    for augmentation in settings:
         config = RunConfig(
             optimizer="adam", dataset="fashion_mnist", epochs=args.epochs, batch_size=args.batch_size,
             augmentation=augmentation, validation=0.1, train_size=args.train_size,
         )
         plain, labkit_times = [], []
-        for _ in range(args.repeats):
-            plain += time_plain(dataset, config)
-            labkit_times += time_labkit(dataset, config)
+        for repeat in range(args.repeats):
+            # Alternate which side goes first, so that a drift of the
+            # machine's speed does not favour one side.
+            sides = [(plain, time_plain), (labkit_times, time_labkit)]
+            for times, measure in sides if repeat % 2 == 0 else sides[::-1]:
+                times += measure(dataset, config)
         plain_median = statistics.median(plain)
         labkit_median = statistics.median(labkit_times)
         print(f"{'on' if augmentation else 'off':<13} {plain_median:>14.2f} {labkit_median:>15.2f} "
               f"{labkit_median / plain_median:>7.3f}")
+        print(f"  plain s/epoch:  {', '.join(f'{t:.2f}' for t in plain)}")
+        print(f"  labkit s/epoch: {', '.join(f'{t:.2f}' for t in labkit_times)}")
 
 
 if __name__ == "__main__":
