@@ -142,11 +142,12 @@ def epoch_statistics(history, metric):
     return result
 
 
-def _padded_range(values, *, floor=None, reserve=0.0):
+def _padded_range(values, *, floor=None, reserve=0.0, reserve_at="top"):
     """Return a `Range1d` around the finite values, with 5% padding on each side.
 
-    `reserve` is the fraction of the axis, below 1, kept free of data at the
-    top for the legend.
+    `reserve` is the fraction of the axis, below 1, kept free of data for
+    the legend, at the `reserve_at` end ("top" or "bottom"). A `floor`
+    wins over a bottom reserve, so the legend may then touch the data.
     """
     finite = [value for value in values if math.isfinite(value)]
     if not finite:
@@ -156,8 +157,31 @@ def _padded_range(values, *, floor=None, reserve=0.0):
     low, high = low - pad, high + pad
     if floor is not None:
         low = max(low, floor)
-    high += (high - low) * reserve / (1 - reserve)
+    extra = (high - low) * reserve / (1 - reserve)
+    if reserve_at == "bottom":
+        low = low - extra if floor is None else max(low - extra, floor)
+    else:
+        high += extra
     return Range1d(low, high)
+
+
+def _legend_corner(x_values, y_values):
+    """Return "top" or "bottom": the end of the y axis that the data leaves free.
+
+    The legend sits at the right, so only the later half of the epochs
+    counts. Curves that end high, such as accuracy, leave the bottom free.
+    """
+    points = [(x, y) for x, y in zip(x_values, y_values) if math.isfinite(x) and math.isfinite(y)]
+    if not points:
+        return "top"
+    xs = [x for x, _ in points]
+    ys = [y for _, y in points]
+    middle = (min(xs) + max(xs)) / 2
+    late = [y for x, y in points if x >= middle]
+    low, high = min(ys), max(ys)
+    if high <= low:
+        return "top"
+    return "bottom" if sum(late) / len(late) > (low + high) / 2 else "top"
 
 
 def _legend_fraction(items, style):
@@ -243,19 +267,22 @@ def _study_figure(history, name, style, styles, seeds):
             renderers[-1].glyph.marker = marker
             items.append(LegendItem(label=f"{optimizer} {label}".strip(), renderers=renderers))
             y_values.extend(table["min"].tolist() + table["max"].tolist())
-            x_values.extend(table["epoch"].tolist())
+            x_values.extend(table["epoch"].tolist() * 2)
 
     floor = 0 if name in ("time", "accuracy") else None
-    fig.y_range = _padded_range(y_values, floor=floor, reserve=_legend_fraction(len(items), style))
+    corner = _legend_corner([float(x) for x in x_values], y_values)
+    fig.y_range = _padded_range(
+        y_values, floor=floor, reserve=_legend_fraction(len(items), style), reserve_at=corner,
+    )
     fig.x_range = _padded_range([float(x) for x in x_values])
 
     # NOTE: the legend sits inside the frame because Bokeh 3.9.2 collapses the
     # frame to zero width when a figure with the SVG backend has a legend in a
-    # side panel ("right", "below"). The y range leaves room for it above the
-    # data, so an accuracy axis can reach past 1.
+    # side panel ("right", "below"). The y range leaves room for it at the end
+    # that the late epochs leave free; with a floor, the two can still touch.
     legend = Legend(
         items=items,
-        location="top_right",
+        location=f"{corner}_right",
         label_text_font=style.font,
         label_text_font_size=f"{style.font_size - 1}pt",
         glyph_width=26,

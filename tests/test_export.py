@@ -405,3 +405,19 @@ def test_cli_export_no_browser_exits_1(comparison, tmp_path, capsys, monkeypatch
     assert code == 1
     assert INSTALL in " ".join(captured.err.split())
     assert "summary.csv" in captured.out
+
+
+def test_legend_corner_follows_late_epochs():
+    from labkit.plots import _legend_corner, _padded_range
+
+    epochs = [1.0, 2.0, 3.0, 4.0]
+    rising = [0.5, 0.8, 0.85, 0.9]
+    falling = [1.3, 0.6, 0.5, 0.45]
+
+    assert _legend_corner(epochs, rising) == "bottom"
+    assert _legend_corner(epochs, falling) == "top"
+    accuracy_axis = _padded_range(rising, floor=0, reserve=0.4, reserve_at="bottom")
+    assert accuracy_axis.end < 1
+    assert accuracy_axis.start >= 0
+    loss_axis = _padded_range(falling, reserve=0.4, reserve_at="top")
+    assert loss_axis.end > 1.3
