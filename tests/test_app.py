@@ -495,6 +495,44 @@ def test_parse_seeds():
     assert parse_seeds("0, 1;2") == (0, 1, 2)
     with pytest.raises(ConfigError, match="Give at least one seed"):
         parse_seeds(" , ")
+    with pytest.raises(ConfigError, match="non-negative integers"):
+        parse_seeds("\u00b2")
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--port", "70000"], "--port must be a TCP port from 0 to 65535"),
+    (["--port", "-1"], "Received: --port -1"),
+    (["--ip", "999.1.1.1"], "is not an address of this machine"),
+    (["--pool-size", "-1"], "Received: --pool-size -1"),
+])
+def test_serve_rejects_bad_flags(tmp_path, capsys, flags, expected):
+    state = tmp_path / "state"
+
+    assert serve.main([*flags, "--state-dir", str(state)]) == 2
+
+    assert expected in capsys.readouterr().err
+    assert not state.exists()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("store = 5\n", "store must be an SQLAlchemy URL"),
+    ('store = "notaurl"\n', "store is not a valid SQLAlchemy URL"),
+    ("data_dir = 7\n", "data_dir must be a folder path"),
+])
+def test_settings_reject_bad_store_and_data_dir(tmp_path, text, expected):
+    config = tmp_path / "settings.toml"
+    config.write_text(text)
+
+    with pytest.raises(ConfigError, match=expected):
+        AppSettings.from_file(config)
+
+
+def test_settings_file_not_utf8(tmp_path):
+    config = tmp_path / "settings.toml"
+    config.write_bytes(b"\xff\xfe bad")
+
+    with pytest.raises(ConfigError, match="Give a UTF-8 TOML file"):
+        AppSettings.from_file(config)
 
 
 def test_kernel_environment_set():

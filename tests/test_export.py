@@ -421,3 +421,26 @@ def test_legend_corner_follows_late_epochs():
     assert accuracy_axis.start >= 0
     loss_axis = _padded_range(falling, reserve=0.4, reserve_at="top")
     assert loss_axis.end > 1.3
+
+
+def test_panel_without_folder_ignores_typed_path(comparison, tmp_path):
+    fixed = tmp_path / "fixed"
+    panel = ExportPanel(comparison, fixed, allow_folder=False, browser=str(tmp_path / "missing-chromium"))
+    panel.out.value = str(tmp_path / "student" / ".." / "escaped")
+    for name in ("png", "svg", "html", "markdown", "latex", "json"):
+        panel.formats[name].value = False
+
+    panel.button.click()
+
+    assert panel.result is not None
+    assert panel.result.folder == fixed
+    assert not (tmp_path / "escaped").exists()
+    assert not (tmp_path / "student").exists()
+    assert str(tmp_path) not in panel.status.value
+
+
+def test_png_pixel_limit_rejected(comparison, tmp_path):
+    with pytest.raises(ConfigError, match="32000 pixels is more than the 8000"):
+        export_comparison(comparison, tmp_path / "huge", formats="png", width=4000, height=4000, scale=8)
+
+    assert not (tmp_path / "huge").exists()

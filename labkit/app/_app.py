@@ -275,7 +275,8 @@ class OptimizerApp:
         from labkit.export import ExportPanel
 
         try:
-            panel = ExportPanel(source)
+            # Students type into this page, so they do not choose server folders.
+            panel = ExportPanel(source, allow_folder=False)
         except LabkitError as error:
             self.export_slot.children = [ipywidgets.HTML(error_html(f"Export is not available: {error}"))]
             return

@@ -62,7 +62,8 @@ def parse_seeds(text):
         item = item.strip()
         if not item:
             continue
-        if not item.isdigit():
+        # ASCII digits only: str.isdigit() also accepts "²", which int() rejects.
+        if not (item.isascii() and item.isdigit()):
             raise ConfigError(
                 f"Seeds must be non-negative integers separated by commas, such as 0, 1, 2. "
                 f"Received: seeds={text!r}"

@@ -80,6 +80,29 @@ class AppSettings:
             )
         if not isinstance(self.download, bool):
             raise ConfigError(f"download must be true or false. Received: download={self.download!r}")
+        if self.data_dir is not None and (not isinstance(self.data_dir, str) or not self.data_dir):
+            raise ConfigError(
+                f"data_dir must be a folder path. Received: data_dir={self.data_dir!r}"
+            )
+        if self.store is not None:
+            self._check_store()
+
+    def _check_store(self):
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        if not isinstance(self.store, str) or not self.store:
+            raise ConfigError(
+                "store must be an SQLAlchemy URL such as 'sqlite:////srv/labkit/results.db'. "
+                f"Received: store={self.store!r}"
+            )
+        try:
+            make_url(self.store)
+        except ArgumentError as error:
+            raise ConfigError(
+                f"store is not a valid SQLAlchemy URL ({error}). Give one such as "
+                "'sqlite:////srv/labkit/results.db'."
+            ) from None
 
     @property
     def state_path(self):
@@ -140,8 +163,10 @@ class AppSettings:
         path = pathlib.Path(path)
         try:
             values = tomllib.loads(path.read_text())
-        except OSError as error:
-            raise ConfigError(f"Cannot read the settings file {path}: {error}.") from error
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(
+                f"Cannot read the settings file {path}: {error}. Give a UTF-8 TOML file."
+            ) from error
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"The settings file {path} is not valid TOML: {error}.") from error
         return cls.from_mapping(values, source=str(path))

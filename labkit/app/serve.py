@@ -179,23 +179,41 @@ def main(argv=None):
     """
     args = build_parser().parse_args(argv)
     try:
-        settings = read_settings(args)
-        state_path = settings.state_path
-        state_path.mkdir(parents=True, exist_ok=True)
+        # Flags first, so that a rejected start creates no state folder.
         for name, value in (("--pool-size", args.pool_size), ("--cull-idle-timeout", args.cull_idle_timeout),
                             ("--cull-interval", args.cull_interval)):
             if value < 0:
-                raise LabkitError(f"{name} must be an integer >= 0. Received: {value}")
+                raise LabkitError(f"{name} must be an integer >= 0. Received: {name} {value}")
+        if not 0 <= args.port <= 65535:
+            raise LabkitError(
+                f"--port must be a TCP port from 0 to 65535 (0 picks a free one). Received: --port {args.port}"
+            )
+        try:
+            socket.getaddrinfo(args.ip, None)
+        except (socket.gaierror, UnicodeError) as error:
+            raise LabkitError(
+                f"--ip {args.ip!r} is not an address of this machine ({error}). Give one such as "
+                "127.0.0.1, or 0.0.0.0 for every interface."
+            ) from None
+        settings = read_settings(args)
+        state_path = settings.state_path
+        try:
+            state_path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise LabkitError(
+                f"Cannot use {state_path} as the state folder ({error}). --state-dir must name "
+                "a folder that labkit can create and write."
+            ) from None
         notebook = pathlib.Path(args.notebook) if args.notebook else find_notebook(state_path)
         if not notebook.is_file():
             raise LabkitError(f"The notebook {notebook} does not exist. Give an existing one with --notebook.")
+        if args.port == 0:
+            args.port = free_port(args.ip)
+        data_dir = write_template(state_path)
     except (LabkitError, OSError) as error:
         print(f"labkit app: {error}", file=sys.stderr)
         return 2
-    if args.port == 0:
-        args.port = free_port(args.ip)
 
-    data_dir = write_template(state_path)
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(data_dir), os.environ.get("JUPYTER_PATH")]))
     os.environ[SETTINGS_ENV] = settings.to_json()
     for name, value in KERNEL_ENVIRONMENT.items():

@@ -223,8 +223,12 @@ def _write_drawings(writer, formats, name, history, options, browser, errors):
                     else:
                         writer.write(f"{name}-{key}.svg", _svg_text(fig, driver))
             except (LabkitError, OSError, ValueError, WebDriverException) as error:
-                logger.exception("The %s export failed.", fmt)
-                errors[fmt] = f"The {fmt.upper()} export failed: {error}"
+                # Selenium's message carries chromedriver's native stack; its
+                # first line says what failed, and the rest goes to the debug log.
+                text = getattr(error, "msg", None) or str(error)
+                text = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+                logger.debug("The %s export failed.", fmt, exc_info=True)
+                errors[fmt] = f"The {fmt.upper()} export failed: {type(error).__name__}: {text}"
 
 
 # -- entry point --------------------------------------------------------------
@@ -311,7 +315,7 @@ def export_comparison(
             else:
                 _write_tables(writer, fmt, name, history, summary)
         except (LabkitError, OSError, ValueError) as error:
-            logger.exception("The %s export failed.", fmt)
+            logger.debug("The %s export failed.", fmt, exc_info=True)
             errors[fmt] = f"The {fmt} export failed: {error}"
 
     drawings = [fmt for fmt in options.formats if fmt in BROWSER_FORMATS]
@@ -327,7 +331,7 @@ def export_comparison(
     manifest = build_manifest(comparison, options, writer.files, errors, paths)
     writer.write(f"{name}{MANIFEST_SUFFIX}", json.dumps(manifest, indent=2, default=str) + "\n")
     if errors:
-        logger.warning("Export to %s incomplete: %s", folder, "; ".join(errors.values()))
+        logger.warning("Export to %s incomplete: %s failed.", folder, ", ".join(errors))
     return ExportResult(folder=folder, files=dict(writer.files), errors=errors, notice=notice)
 
 

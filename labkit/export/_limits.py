@@ -15,6 +15,10 @@ FORMATS = {
     "json": "NAME-history.json: every epoch of every run, NaN as null",
 }
 SCALE_LIMITS = (0.5, 8)
+# Width and height of a PNG in pixels (CSS pixels times scale), at most.
+# Chromium 156 headless timed out rendering a 32,000-pixel square on a
+# 2-core machine; 8,000 pixels a side rendered.
+MAX_PNG_PIXELS = 8000
 
 # Valid ranges of the figure style settings, closed at both ends: `(low, high)`.
 STYLE_LIMITS = {

@@ -4,7 +4,7 @@ import dataclasses
 import re
 
 from labkit.errors import ConfigError
-from labkit.export._limits import FORMATS, SCALE_LIMITS
+from labkit.export._limits import FORMATS, MAX_PNG_PIXELS, SCALE_LIMITS
 from labkit.plots import FigureStyle, check_number
 
 FORMAT_ALIASES = {"md": "markdown", "tex": "latex", "htm": "html"}
@@ -109,3 +109,13 @@ class ExportOptions:
                 f"`style` must be a labkit.plots.FigureStyle. Received: style={self.style!r}"
             )
         check_number("scale", self.scale, SCALE_LIMITS)
+        if "png" in self.formats:
+            for side in ("width", "height"):
+                pixels = getattr(self.style, side) * self.scale
+                if pixels > MAX_PNG_PIXELS:
+                    raise ConfigError(
+                        f"A PNG {side} of {getattr(self.style, side)} x scale {self.scale} = "
+                        f"{pixels:.0f} pixels is more than the {MAX_PNG_PIXELS} that Chromium "
+                        f"renders reliably. Lower the {side} or the scale, or export SVG, "
+                        "which scales without limit."
+                    )

@@ -30,6 +30,10 @@ class ExportPanel(widgets.VBox):
         source: A `ComparisonResult` or the output folder of `labkit compare`.
         out: The export folder on the server. Defaults to the one
             `export_comparison` chooses.
+        allow_folder: Whether the panel shows the export folder for the
+            user to change. Pass `False` where the user is not trusted with
+            the server's file system, as in the class app: exports then go
+            to `out` or the default folder. Defaults to `True`.
         **export_options: Further keyword arguments of `export_comparison`,
             such as `browser` or `store`.
 
@@ -42,8 +46,10 @@ class ExportPanel(widgets.VBox):
     ```
     """
 
-    def __init__(self, source, out=None, **export_options):
+    def __init__(self, source, out=None, *, allow_folder=True, **export_options):
         self.source = source
+        self.allow_folder = allow_folder
+        self.fixed_out = out
         self.export_options = export_options
         self.result = None
         defaults = FigureStyle()
@@ -81,7 +87,7 @@ class ExportPanel(widgets.VBox):
             widgets.HBox(list(self.formats.values())),
             widgets.HBox([self.width, self.height]),
             widgets.HBox([self.font_size, self.scale]),
-            widgets.HBox([self.name, self.out]),
+            widgets.HBox([self.name, self.out] if allow_folder else [self.name]),
             widgets.HBox([self.button, self.download]),
             self.status,
         ])
@@ -95,7 +101,7 @@ class ExportPanel(widgets.VBox):
         formats = [name for name, box in self.formats.items() if box.value]
         return export_comparison(
             self.source,
-            self.out.value.strip() or None,
+            (self.out.value.strip() or None) if self.allow_folder else self.fixed_out,
             formats=formats,
             name=self.name.value.strip() or None,
             width=self.width.value,
@@ -130,7 +136,10 @@ class ExportPanel(widgets.VBox):
             f'<a download="{html.escape(archive)}" href="{result.data_url()}">'
             f"Download {html.escape(archive)} ({len(result.files)} files)</a>"
         )
-        lines = [f"Wrote {len(result.files)} files to {html.escape(str(pathlib.Path(result.folder)))}."]
+        if self.allow_folder:
+            lines = [f"Wrote {len(result.files)} files to {html.escape(str(pathlib.Path(result.folder)))}."]
+        else:
+            lines = [f"Wrote {len(result.files)} files on the server."]
         if result.notice:
             lines.append(html.escape(result.notice))
         for message in result.errors.values():
