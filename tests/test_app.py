@@ -173,6 +173,8 @@ def test_dataset_labels_show_offline(settings):
         ("seeds", "0, x", "Seeds must be non-negative integers separated by commas, such as 0, 1, 2. "
                           "Received: seeds='0, x'"),
         ("seeds", "1, 1", "Each seed may appear once. Received it more than once: 1"),
+        ("train_size", 5, "Training images must be from 10 (one per class) to 60,000 (the whole "
+                          "fashion_mnist training set). Received: 5."),
     ],
 )
 def test_form_rejects_invalid(settings, field, value, expected):
@@ -182,6 +184,16 @@ def test_form_rejects_invalid(settings, field, value, expected):
     with pytest.raises(ConfigError) as raised:
         form.request()
     assert expected in str(raised.value)
+
+
+def test_form_rejects_train_size_past_dataset(tmp_path):
+    roomy = AppSettings(state_dir=str(tmp_path / "state"), max_train_size=100000)
+    form = TrainingForm(roomy)
+    form.dataset.value = "fashion_mnist"
+    form.train_size.value = 70000
+
+    with pytest.raises(ConfigError, match="to 60,000 .* Received: 70000"):
+        form.request()
 
 
 def test_form_rejects_no_optimizer(settings):

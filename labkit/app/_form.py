@@ -16,7 +16,7 @@ import ipywidgets
 from labkit.app import _kernel  # noqa: F401, I001 (sets the environment before Keras loads)
 from labkit import models
 from labkit.app._controls import OptimizerPanel
-from labkit.data import DATASETS, locate
+from labkit.data import CLASS_COUNTS, DATASETS, TRAINING_SET_SIZES, locate
 from labkit.errors import ConfigError, LabkitError
 from labkit.optimizers import PRESETS, names
 from labkit.training import build_run_configs
@@ -92,6 +92,23 @@ def check_caps(request, settings):
                 f"{name} must be at most {cap} on this server (the instructor's limit). "
                 f"Received: {name}={value}. Lower it and press Train again."
             )
+
+
+def check_train_size(dataset, train_size):
+    """Check a training subset against the dataset's published training set.
+
+    Raises:
+        ConfigError: naming the value and the valid range, before any file
+            is read.
+    """
+    if train_size is None or dataset not in TRAINING_SET_SIZES:
+        return
+    low, high = CLASS_COUNTS[dataset], TRAINING_SET_SIZES[dataset]
+    if not low <= train_size <= high:
+        raise ConfigError(
+            f"Training images must be from {low} (one per class) to {high:,} (the whole "
+            f"{dataset} training set). Received: {train_size}. Change it and press Train again."
+        )
 
 
 def dataset_label(name, data_dir=None):
@@ -209,6 +226,7 @@ class TrainingForm:
         notes = tuple(dict.fromkeys(str(warning.message) for warning in caught))
         request = TrainingRequest(optimizers, seeds, hyperparameters, options, notes)
         check_caps(request, self.settings)
+        check_train_size(options["dataset"], options["train_size"])
         return request
 
     def check(self):

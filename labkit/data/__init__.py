@@ -20,10 +20,12 @@ from labkit.data import _sources
 from labkit.data._dataset import Dataset, load_dataset
 from labkit.data._cifar import read_cifar
 from labkit.data._download import OFFLINE_ENV, offline_from_environment
-from labkit.data._sources import DATASETS
+from labkit.data._sources import CLASS_COUNTS, DATASETS, TRAINING_SET_SIZES
 
 __all__ = [
+    "CLASS_COUNTS",
     "DATASETS",
+    "TRAINING_SET_SIZES",
     "OFFLINE_ENV",
     "Dataset",
     "load_dataset",

@@ -26,6 +26,10 @@ from labkit.errors import DatasetFormatError, UnknownNameError
 logger = logging.getLogger(__name__)
 
 DATASETS = ("cifar10", "cifar100", "fashion_mnist", "mnist")
+# Images in each dataset's published training set, and its classes, so that
+# forms can check a training subset before any file is read.
+TRAINING_SET_SIZES = {"cifar10": 50000, "cifar100": 50000, "fashion_mnist": 60000, "mnist": 60000}
+CLASS_COUNTS = {"cifar10": 10, "cifar100": 100, "fashion_mnist": 10, "mnist": 10}
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
