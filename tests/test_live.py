@@ -404,10 +404,18 @@ def test_summary_table_updates_each_epoch():
     dashboard.flush()
     after_second = dashboard.summary.value
 
+    sink.on_run_end(run, "finished", "")
+    sink.on_comparison_end("c")
+    dashboard.flush()
+    at_end = dashboard.summary.value
+
     assert before == ""
     assert "2.0000 / 2.0000 / 2.0000" in after_first
+    assert "Summary so far:" in after_first
     assert "1.0000 / 1.5000 / 2.0000" in after_second
     assert "validation" not in after_second
+    assert "Summary: min / mean / max" in at_end
+    assert "1.0000 / 1.5000 / 2.0000" in at_end
 
 
 # Figures, colours and progress.

@@ -140,7 +140,8 @@ class Dashboard:
         for name, columns in markers.items():
             self.marker_sources[name].stream(columns)
             self.figures.marker_items[name].visible = True
-        if touched:
+        ended = any(kind == "comparison_end" for kind, *_ in events)
+        if touched or (ended and self.history_rows):
             self._render_summary()
         if any(kind != "batch" for kind, *_ in events):
             self._render_runs()
@@ -312,8 +313,9 @@ class Dashboard:
 
     def _render_summary(self):
         table = stats.study_table(stats.summarize(self.history()))
+        heading = "Summary" if self._phase == "ended" else "Summary so far"
         self.summary.value = (
-            "<b>Summary so far: min / mean / max over epochs</b>"
+            f"<b>{heading}: min / mean / max over epochs</b>"
             + table.to_html(border=0, na_rep="-")
         )
 
