@@ -128,6 +128,9 @@ def _marker_renderer(fig, source):
 def _epoch_figure(title, y_label, curves, epoch_sources, styles, marker_source):
     """Build an epoch figure; `curves` lists `(metric, label, dash, optional)`."""
     fig = _figure(title, "epoch", y_label)
+    # Epochs are whole numbers, so the axis has no ticks between them.
+    fig.xaxis.ticker.min_interval = 1
+    fig.xaxis.ticker.num_minor_ticks = 0
     items, optional = [], {}
     for optimizer, source in epoch_sources.items():
         color, shape = styles[optimizer]
