@@ -250,21 +250,24 @@ class OptimizerApp:
             self.status.value = "Training."
 
     def _finished(self, text):
-        # The export panel comes first, so that whoever sees `busy` turn
-        # False also sees the panel.
-        if text is None and self.live is not None and self.live.result is not None:
-            self.show_export(self.live.result)
-        self._cancel = None
-        self.train_button.disabled = False
-        self.stop_button.disabled = True
-        self.status.remove_class("labkit-queued")
-        if text is not None:
-            self.status.value = text
-        elif self.live is not None and self.live.error is not None:
-            self.status.value = error_html("Training failed; see the message above the plots.")
-        else:
-            self.status.value = "Training ended; the comparison is in the stored list."
-        self.refresh_stored()
+        # The page is updated first and the request marked done last, so
+        # that whoever sees `busy` turn False also sees the export panel
+        # and the refreshed list.
+        try:
+            if text is None and self.live is not None and self.live.result is not None:
+                self.show_export(self.live.result)
+            self.status.remove_class("labkit-queued")
+            if text is not None:
+                self.status.value = text
+            elif self.live is not None and self.live.error is not None:
+                self.status.value = error_html("Training failed; see the message above the plots.")
+            else:
+                self.status.value = "Training ended; the comparison is in the stored list."
+            self.refresh_stored()
+        finally:
+            self._cancel = None
+            self.train_button.disabled = False
+            self.stop_button.disabled = True
 
     def show_export(self, source):
         """Show the export panel of a comparison below the summary.
