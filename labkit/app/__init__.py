@@ -19,7 +19,7 @@ build_app()
 ```
 """
 
-import importlib
+from labkit._lazy import lazy_attributes
 
 _LAZY = {
     "AppSettings": "labkit.app._settings",
@@ -36,14 +36,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'labkit.app' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted([*globals(), *_LAZY])
-
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = sorted(_LAZY)

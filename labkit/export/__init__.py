@@ -23,7 +23,7 @@ ExportPanel("labkit-runs/main")   # the same as a notebook panel with an Export 
 From a shell: `labkit export labkit-runs/main --out paper-figures --scale 2`.
 """
 
-import importlib
+from labkit._lazy import lazy_attributes
 
 # Public names and their modules, imported on first use so that importing a
 # light submodule (as the command line does for --help) loads no browser,
@@ -45,15 +45,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'labkit.export' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted([*globals(), *_LAZY])
-
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = [
     "BrowserUnavailableError",

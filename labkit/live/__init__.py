@@ -22,7 +22,7 @@ result = live.wait()    # blocks until training ends; see `LiveComparison.wait`
 `compare(..., sinks=[dashboard.sink])`.
 """
 
-import importlib
+from labkit._lazy import lazy_attributes
 
 # Public names and their modules, imported on first use, so that a light
 # submodule such as `labkit.live._figures` loads without Keras or widgets.
@@ -43,15 +43,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'labkit.live' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted([*globals(), *_LAZY])
-
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = [
     "BATCH_AXIS_LABEL",
