@@ -316,8 +316,8 @@ def build_parser():
     _add_summary_parser(commands)
     _add_export_parser(commands)
     _add_listing_parsers(commands)
-    # `labkit app` has its own parser (labkit.app.serve); `main` hands its
-    # arguments over before this parser sees them. This entry lists it.
+    # `labkit app` has its own parser in labkit.app.serve, and `main` passes
+    # its arguments there before this parser runs. This entry only lists it.
     commands.add_parser(
         "app", help="serve the optimizer app to a class with Voila (labkit app --help)", add_help=False
     )

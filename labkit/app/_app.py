@@ -251,8 +251,8 @@ class OptimizerApp:
 
     def _finished(self, text):
         # The page is updated first and the request marked done last, so
-        # that whoever sees `busy` turn False also sees the export panel
-        # and the refreshed list.
+        # that code polling `busy` finds the export panel and the refreshed
+        # list in place once it turns False.
         try:
             if text is None and self.live is not None and self.live.result is not None:
                 self.show_export(self.live.result)

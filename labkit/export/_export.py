@@ -223,8 +223,8 @@ def _write_drawings(writer, formats, name, history, options, browser, errors):
                     else:
                         writer.write(f"{name}-{key}.svg", _svg_text(fig, driver))
             except (LabkitError, OSError, ValueError, WebDriverException) as error:
-                # Selenium's message carries chromedriver's native stack; its
-                # first line says what failed, and the rest goes to the debug log.
+                # Selenium's message ends with chromedriver's native stack. Its
+                # first line names the failure, and the rest goes to the debug log.
                 text = getattr(error, "msg", None) or str(error)
                 text = text.strip().splitlines()[0] if text.strip() else type(error).__name__
                 logger.debug("The %s export failed.", fmt, exc_info=True)
